@@ -1,0 +1,132 @@
+package runner_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/onsi/gomega"
+	"go.uber.org/zap/zapcore"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	gitlabv1beta1 "github.com/gitlab-operator/gitlab-operator/api/v1beta1"
+	"github.com/gitlab-operator/gitlab-operator/pkg/gitlab/gitlabtest"
+	"github.com/gitlab-operator/gitlab-operator/pkg/operator"
+	"github.com/gitlab-operator/gitlab-operator/test/controlplane"
+	"github.com/gitlab-operator/gitlab-operator/test/harness"
+)
+
+// The suite shares one control plane, one fake GitLab and one manager;
+// every test works in its own namespace.
+var (
+	cp   *controlplane.ControlPlane
+	k8s  client.Client
+	fake *gitlabtest.Server
+	logs *harness.Logs
+	mgr  *harness.Manager
+	ctx  = context.Background()
+)
+
+// adminToken is the fake GitLab's administrator access token.
+const adminToken = "glpat-suite-admin-0123456789"
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.UseDevMode(true), zap.Level(zapLevel())))
+	var err error
+	cp, err = controlplane.Start(controlplane.Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer cp.Stop()
+	k8s, err = client.New(cp.Config, client.Options{Scheme: operator.Scheme()})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fake = gitlabtest.NewServer()
+	defer fake.Close()
+	fake.AddAccessToken(adminToken, gitlabtest.TokenOptions{Scopes: []string{gitlabtest.ScopeAPI}, Admin: true})
+	logs = harness.NewLogs()
+	opts := operator.Options{LogReader: logs}
+	mgr, err = harness.StartManager(cp.Config, opts)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer mgr.Stop()
+	return m.Run()
+}
+
+func zapLevel() zapcore.Level {
+	if os.Getenv("TEST_VERBOSE") != "" {
+		return -1
+	}
+	return 2
+}
+
+// newNamespace creates a namespace for one test.
+func newNamespace(t *testing.T) string {
+	t.Helper()
+	ns, err := harness.Namespace(ctx, k8s, "rt", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ns
+}
+
+func secret(ns, name string, data map[string]string) *corev1.Secret {
+	return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, StringData: data}
+}
+
+func urlRunner(ns, name, secretName string) *gitlabv1beta1.Runner {
+	return &gitlabv1beta1.Runner{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: gitlabv1beta1.RunnerSpec{
+			GitLab: gitlabv1beta1.GitLabReference{URL: fake.URL()},
+			Token:  secretName,
+		},
+	}
+}
+
+func getRunner(g gomega.Gomega, ns, name string) *gitlabv1beta1.Runner {
+	r := &gitlabv1beta1.Runner{}
+	g.Expect(k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, r)).To(gomega.Succeed())
+	return r
+}
+
+func condition(r *gitlabv1beta1.Runner, t string) *metav1.Condition {
+	for i := range r.Status.Conditions {
+		if r.Status.Conditions[i].Type == t {
+			return &r.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// eventually polls f until it passes.
+func eventually(t *testing.T, f func(g gomega.Gomega)) {
+	t.Helper()
+	gomega.NewWithT(t).Eventually(f).WithTimeout(30 * time.Second).WithPolling(100 * time.Millisecond).Should(gomega.Succeed())
+}
+
+// runnersWithDescription counts runners in the fake with a description.
+func runnersWithDescription(desc string) int {
+	n := 0
+	for _, r := range fake.Runners() {
+		if r.Description == desc {
+			n++
+		}
+	}
+	return n
+}
