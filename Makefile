@@ -80,6 +80,28 @@ test: manifests generate envtest-assets ## Run unit and envtest suites (builds k
 verify: manifests generate ## Fail when generated files are out of date.
 	@git diff --exit-code -- api config || { echo "generated files are stale: run 'make generate manifests' and commit"; exit 1; }
 
+.PHONY: test-reliability
+test-reliability: manifests generate envtest-assets ## Fault matrix, crash consistency, restarts, hostile input, race detector.
+	go test $(GO_TEST_FLAGS) -timeout 30m ./test/reliability/...
+	go test $(GO_TEST_FLAGS) -race ./pkg/... 
+
+FUZZTIME ?= 15s
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME each.
+	@for target in FuzzParseLine:./pkg/runnerlog FuzzSummarize:./pkg/runnerlog FuzzRenderRoundTrip:./pkg/runnerconfig FuzzMerge:./pkg/runnerconfig; do \
+		name=$${target%%:*}; pkg=$${target#*:}; \
+		echo "fuzzing $$name in $$pkg for $(FUZZTIME)"; \
+		go test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; \
+	done
+
+.PHONY: bench
+bench: manifests envtest-assets ## Benchmark: converge, idle, cache and GitLab-call figures into bin/bench/results.json.
+	go run ./hack/bench $(BENCH_FLAGS)
+
+.PHONY: demo
+demo: manifests envtest-assets ## A short tour: local control plane, simulated GitLab, a Runner registered and de-registered.
+	go run ./hack/demo
+
 ##@ Build
 
 .PHONY: build

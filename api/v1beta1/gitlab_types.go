@@ -12,7 +12,7 @@ type GitLabSpec struct {
 	// URL is the instance's external URL (GitLab's external_url), for
 	// example https://gitlab.example.com.
 	// +kubebuilder:validation:MaxLength=2048
-	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != ''",message="url must be an http:// or https:// URL with a host"
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && size(url(self).getHostname()) > 0",message="url must be an http:// or https:// URL with a host"
 	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="External URL"
 	URL string `json:"url"`
 
@@ -293,10 +293,6 @@ type GitLabList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []GitLab `json:"items"`
-}
-
-func init() {
-	SchemeBuilder.Register(&GitLab{}, &GitLabList{})
 }
 
 // GetConditions returns the GitLab's conditions.

@@ -22,7 +22,7 @@ type GitLabReference struct {
 	// URL of an external GitLab, for example https://gitlab.com. Must be
 	// http or https; a path is allowed (https://example.com/gitlab).
 	// +kubebuilder:validation:MaxLength=2048
-	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != ''",message="gitlab.url must be an http:// or https:// URL with a host"
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && size(url(self).getHostname()) > 0",message="gitlab.url must be an http:// or https:// URL with a host"
 	// +optional
 	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="GitLab URL"
 	URL string `json:"url,omitempty"`
@@ -37,7 +37,7 @@ type GitLabReference struct {
 
 // RunnerSpec is the desired state of a Runner.
 //
-// +kubebuilder:validation:XValidation:rule="!has(self.gitlab.url) || (has(self.token) && self.token != '')",message="token is required with gitlab.url: name a Secret holding runner-token, runner-registration-token or access-token"
+// +kubebuilder:validation:XValidation:rule="!has(self.gitlab.url) || (has(self.token) && size(self.token) > 0)",message="token is required with gitlab.url: name a Secret holding runner-token, runner-registration-token or access-token"
 // +kubebuilder:validation:XValidation:rule="!has(self.groupID) || (has(self.runnerType) && self.runnerType == 'group_type')",message="groupID is only valid with runnerType group_type"
 // +kubebuilder:validation:XValidation:rule="!has(self.projectID) || (has(self.runnerType) && self.runnerType == 'project_type')",message="projectID is only valid with runnerType project_type"
 // +kubebuilder:validation:XValidation:rule="!has(self.runnerType) || self.runnerType != 'group_type' || has(self.groupID)",message="runnerType group_type needs groupID"
@@ -469,10 +469,6 @@ type RunnerList struct {
 	metav1.TypeMeta `json:",inline"`
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []Runner `json:"items"`
-}
-
-func init() {
-	SchemeBuilder.Register(&Runner{}, &RunnerList{})
 }
 
 // GetConditions returns the Runner's conditions.

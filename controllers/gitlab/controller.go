@@ -24,7 +24,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -111,7 +111,7 @@ type Reconciler struct {
 	// not hold, and generated Secrets before one is (re)generated.
 	APIReader client.Reader
 	Scheme    *runtime.Scheme
-	Recorder  record.EventRecorder
+	Recorder  events.EventRecorder
 	GitLab    ClientSource
 	Options   Options
 
@@ -158,7 +158,7 @@ func (r *Reconciler) forget(uid types.UID) {
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;update
 // +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get;list;watch;create;update
 // +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=get;list;watch;delete
-// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=get;list;watch;create;update
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch;create;update;delete
 // +kubebuilder:rbac:groups=route.openshift.io,resources=routes,verbs=get;list;watch;create;update;delete
@@ -227,9 +227,19 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 			r.forget(gl.UID)
 			return
 		}
+		if apierrors.IsConflict(reterr) {
+			// The cache was behind one of our own writes. Nothing is wrong:
+			// try again shortly with fresh data, leaving status alone.
+			log.V(1).Info("Conflict writing a child; retrying", "error", reterr.Error())
+			result, reterr = ctrl.Result{RequeueAfter: conflictRetry}, nil
+			return
+		}
 		r.updateStatus(s, reterr)
 		if err := r.patchStatus(ctx, before, gl); err != nil {
 			log.Error(err, "Writing status")
+			// The conditions just computed were not stored: check the
+			// instance again next time instead of trusting stored status.
+			r.forget(gl.UID)
 			if reterr == nil {
 				reterr = err
 			}
@@ -264,6 +274,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	}
 	return ctrl.Result{}, nil
 }
+
+// conflictRetry is how soon a reconcile that hit a write conflict runs
+// again.
+const conflictRetry = 200 * time.Millisecond
 
 // patchStatus writes status when, and only when, it changed.
 func (r *Reconciler) patchStatus(ctx context.Context, before, after *gitlabv1beta1.GitLab) error {

@@ -70,7 +70,7 @@ func (r *Reconciler) rotateAdminToken(ctx context.Context, s *scope, sec *corev1
 	if err := r.Client.Update(ctx, sec); err != nil {
 		return outcome.Transient(gitlabv1beta1.ReasonReconciling, "storing the new admin token failed", err)
 	}
-	r.Recorder.Event(s.gl, corev1.EventTypeNormal, gitlabv1beta1.ReasonAdminTokenRotated,
+	r.event(s.gl, corev1.EventTypeNormal, gitlabv1beta1.ReasonAdminTokenRotated,
 		"The operator's admin token was replaced before its expiry; the GitLab pod restarts to seed it")
 	return nil
 }

@@ -1,6 +1,7 @@
 package gitlab
 
 import (
+	"k8s.io/apimachinery/pkg/runtime"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -105,5 +106,10 @@ func (r *Reconciler) recordTransitions(before, after *gitlabv1beta1.GitLab) {
 	if c := conditions.Get(after, gitlabv1beta1.ConditionReady); c != nil && c.Status != metav1.ConditionTrue {
 		msg += ": " + c.Message
 	}
-	r.Recorder.Event(after, typ, "Phase"+after.Status.Phase, msg)
+	r.event(after, typ, "Phase"+after.Status.Phase, msg)
+}
+
+// event records an events.k8s.io Event about obj; the action is the reason.
+func (r *Reconciler) event(obj runtime.Object, eventType, reason, message string) {
+	r.Recorder.Eventf(obj, nil, eventType, reason, reason, "%s", message)
 }

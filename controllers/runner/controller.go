@@ -21,7 +21,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -57,6 +58,10 @@ type Options struct {
 	RotateBefore time.Duration
 	// MaxConcurrentReconciles is the number of parallel workers.
 	MaxConcurrentReconciles int
+	// ProxyEnv are the cluster proxy settings handed to runner pods and jobs.
+	ProxyEnv []corev1.EnvVar
+	// GitLabTimeout bounds each GitLab API call (default 30s).
+	GitLabTimeout time.Duration
 	// Now returns the time; tests replace it.
 	Now func() time.Time
 	// CrashPoint, when set, is called at each named step of registration
@@ -93,7 +98,7 @@ type Reconciler struct {
 	// not hold, and our own Secret when the cache may be stale.
 	APIReader client.Reader
 	Scheme    *runtime.Scheme
-	Recorder  record.EventRecorder
+	Recorder  events.EventRecorder
 	GitLab    ClientSource
 	Logs      LogReader
 	Options   Options
@@ -149,7 +154,7 @@ const indexGitLabName = "spec.gitlab.name"
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;update;delete
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=pods/log,verbs=get
-// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;delete
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;delete
 // The operator grants runner managers the executor's permissions through
@@ -187,7 +192,12 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// becomes ready or restarts.
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podToRunner), builder.WithPredicates(podLifecyclePredicate{})).
 		Watches(&gitlabv1beta1.GitLab{}, handler.EnqueueRequestsFromMapFunc(r.gitlabToRunners)).
-		WithOptions(controller.Options{MaxConcurrentReconciles: r.Options.MaxConcurrentReconciles})
+		WithOptions(controller.Options{
+			MaxConcurrentReconciles: r.Options.MaxConcurrentReconciles,
+			// Failed reconciles call GitLab; back off from half a second
+			// to five minutes rather than controller-runtime's 5 ms start.
+			RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](500*time.Millisecond, 5*time.Minute),
+		})
 	if r.Options.ServiceMonitors {
 		b = b.Owns(serviceMonitorObject())
 	}

@@ -43,7 +43,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) error {
 	}
 	if runner.Annotations[gitlabv1beta1.AnnotationSkipDeregistration] == "true" {
 		ctrl.LoggerFrom(ctx).Info("Skipping de-registration as the annotation asks")
-		r.Recorder.Event(runner, corev1.EventTypeWarning, "DeregistrationSkipped",
+		r.event(runner, corev1.EventTypeWarning, "DeregistrationSkipped",
 			"De-registration was skipped on request; remove the runner in GitLab if it still exists")
 	} else if err := r.deregister(ctx, s); err != nil {
 		return s.fail(gitlabv1beta1.ConditionRegistered, err)
@@ -85,7 +85,7 @@ func (r *Reconciler) deregister(ctx context.Context, s *scope) error {
 		// Nothing stored. If the operator could have created a runner whose
 		// response or storage was lost, find and remove it.
 		if resolveErr == nil && t.kind.canFind() {
-			gl, err := r.GitLab.Get(t.clientConfig())
+			gl, err := r.GitLab.Get(t.clientConfig(r.Options.GitLabTimeout))
 			if err != nil {
 				return gitlabOutcome("connecting to GitLab", err)
 			}
@@ -103,7 +103,7 @@ func (r *Reconciler) deregister(ctx context.Context, s *scope) error {
 	}
 	// Use the URL the runner was registered with; the CA and TLS settings
 	// of the spec if they still resolve.
-	cfg := gitlab.Config{URL: stored.URL, UserAgent: "gitlab-operator", InsecureSkipVerify: runner.Spec.GitLab.InsecureSkipTLSVerify}
+	cfg := gitlab.Config{URL: stored.URL, UserAgent: "gitlab-operator", InsecureSkipVerify: runner.Spec.GitLab.InsecureSkipTLSVerify, Timeout: r.Options.GitLabTimeout}
 	if resolveErr == nil {
 		cfg.CABundle = t.ca
 	}
@@ -117,7 +117,7 @@ func (r *Reconciler) deregister(ctx context.Context, s *scope) error {
 		return deregistrationOutcome(err)
 	}
 	r.crashPoint(StepAfterDeregister)
-	r.Recorder.Event(runner, corev1.EventTypeNormal, "Deregistered", "The runner was removed from GitLab")
+	r.event(runner, corev1.EventTypeNormal, "Deregistered", "The runner was removed from GitLab")
 	return nil
 }
 

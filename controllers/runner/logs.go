@@ -52,7 +52,7 @@ func (p *PodLogReader) ReadLog(ctx context.Context, namespace, pod, container st
 	if err != nil {
 		return nil, err
 	}
-	defer rc.Close()
+	defer func() { _ = rc.Close() }()
 	return io.ReadAll(io.LimitReader(rc, opts.LimitBytes))
 }
 

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -39,7 +40,7 @@ func (r *Reconciler) crashPoint(step string) {
 // expires, and registers only when there is none or GitLab rejected it.
 func (r *Reconciler) ensureRegistration(ctx context.Context, s *scope) error {
 	t := s.target
-	gl, err := r.GitLab.Get(t.clientConfig())
+	gl, err := r.GitLab.Get(t.clientConfig(r.Options.GitLabTimeout))
 	if err != nil {
 		return s.fail(gitlabv1beta1.ConditionRegistered, gitlabOutcome("connecting to GitLab", err))
 	}
@@ -67,6 +68,9 @@ func (r *Reconciler) ensureRegistration(ctx context.Context, s *scope) error {
 		if !rejected {
 			if err := r.rotateIfDue(ctx, s, gl); err != nil {
 				return s.fail(gitlabv1beta1.ConditionRegistered, err)
+			}
+			if err := r.applySettings(ctx, s, gl); err != nil {
+				return s.fail(gitlabv1beta1.ConditionSettingsApplied, err)
 			}
 			r.markRegistered(s)
 			return nil
@@ -201,7 +205,7 @@ func (r *Reconciler) rotateIfDue(ctx context.Context, s *scope, gl gitlab.Client
 	if err := r.persistRegistration(ctx, s); err != nil {
 		return outcome.Transient(gitlabv1beta1.ReasonReconciling, "storing the rotated runner token failed", err)
 	}
-	r.Recorder.Event(s.runner, corev1.EventTypeNormal, "TokenRotated", "The runner token was rotated before it expired")
+	r.event(s.runner, corev1.EventTypeNormal, "TokenRotated", "The runner token was rotated before it expired")
 	return nil
 }
 
@@ -255,9 +259,44 @@ func (r *Reconciler) register(ctx context.Context, s *scope, gl gitlab.Client) (
 	}
 	reg.ID, reg.Token, reg.ExpiresAt = creds.ID, creds.Token, creds.ExpiresAt
 	if reg.Origin == runnerbuild.OriginOperator {
-		r.Recorder.Event(s.runner, corev1.EventTypeNormal, "Registered", "The runner was registered with GitLab")
+		reg.SettingsHash = settingsHash(s.runner)
+	}
+	if reg.Origin == runnerbuild.OriginOperator {
+		r.event(s.runner, corev1.EventTypeNormal, "Registered", "The runner was registered with GitLab")
 	}
 	return reg, nil
+}
+
+// settingsHash identifies the server-side settings of the spec.
+func settingsHash(r *gitlabv1beta1.Runner) string {
+	o := runnerOptions(r)
+	b, _ := json.Marshal(o)
+	return runnerbuild.Hash(string(b))
+}
+
+// applySettings sends changed server-side settings to GitLab, once, when
+// the operator created the runner and holds a token that may change it.
+func (r *Reconciler) applySettings(ctx context.Context, s *scope, gl gitlab.Client) error {
+	reg := s.registration
+	if reg.Origin != runnerbuild.OriginOperator {
+		return nil
+	}
+	want := settingsHash(s.runner)
+	if reg.SettingsHash == want {
+		return nil
+	}
+	if !s.target.kind.canFind() {
+		s.settingsNote = "the server-side settings changed after registration, and a registration token cannot change them: change them in GitLab's runner settings, or use an access-token"
+		return nil
+	}
+	if _, err := gl.UpdateRunner(ctx, reg.ID, runnerOptions(s.runner)); err != nil {
+		return gitlabOutcome("applying the runner's settings", err)
+	}
+	reg.SettingsHash = want
+	if err := r.persistRegistration(ctx, s); err != nil {
+		return outcome.Transient(gitlabv1beta1.ReasonReconciling, "storing the applied settings failed", err)
+	}
+	return nil
 }
 
 // adoptOrphan looks for a runner an earlier attempt created for this
@@ -396,7 +435,7 @@ func ownedBy(obj client.Object, owner client.Object) bool {
 // best effort: failures are logged, not fatal, because the new spec must
 // be served either way.
 func (r *Reconciler) releaseStale(ctx context.Context, s *scope, old *runnerbuild.Registration) {
-	cfg := s.target.clientConfig()
+	cfg := s.target.clientConfig(r.Options.GitLabTimeout)
 	cfg.URL = old.URL
 	cfg.AccessToken = ""
 	gl, err := r.GitLab.Get(cfg)
@@ -405,7 +444,7 @@ func (r *Reconciler) releaseStale(ctx context.Context, s *scope, old *runnerbuil
 	}
 	if err != nil {
 		ctrl.LoggerFrom(ctx).Info("Could not remove the runner of the previous configuration", "error", err.Error())
-		r.Recorder.Event(s.runner, corev1.EventTypeWarning, "StaleRunnerLeft",
+		r.event(s.runner, corev1.EventTypeWarning, "StaleRunnerLeft",
 			"The runner registered for the previous GitLab URL or token could not be removed; remove it in GitLab")
 	}
 }

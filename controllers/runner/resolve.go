@@ -53,8 +53,8 @@ type target struct {
 	fingerprint string
 }
 
-func (t *target) clientConfig() gitlab.Config {
-	cfg := gitlab.Config{URL: t.url, CABundle: t.ca, InsecureSkipVerify: t.insecure, UserAgent: "gitlab-operator"}
+func (t *target) clientConfig(timeout time.Duration) gitlab.Config {
+	cfg := gitlab.Config{URL: t.url, CABundle: t.ca, InsecureSkipVerify: t.insecure, UserAgent: "gitlab-operator", Timeout: timeout}
 	if t.kind == credManaged || t.kind == credAccessToken {
 		cfg.AccessToken = t.credential
 	}

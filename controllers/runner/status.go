@@ -3,6 +3,7 @@ package runner
 import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	gitlabv1beta1 "github.com/gitlab-operator/gitlab-operator/api/v1beta1"
 	"github.com/gitlab-operator/gitlab-operator/pkg/conditions"
@@ -129,5 +130,11 @@ func (r *Reconciler) recordTransitions(before, after *gitlabv1beta1.Runner) {
 	if c := conditions.Get(after, gitlabv1beta1.ConditionReady); c != nil && c.Status != metav1.ConditionTrue {
 		msg += ": " + c.Message
 	}
-	r.Recorder.Event(after, typ, "Phase"+after.Status.Phase, msg)
+	r.event(after, typ, "Phase"+after.Status.Phase, msg)
+}
+
+// event records an events.k8s.io Event about obj. The action is the reason:
+// each reason here names one thing the controller did or saw.
+func (r *Reconciler) event(obj runtime.Object, eventType, reason, message string) {
+	r.Recorder.Eventf(obj, nil, eventType, reason, reason, "%s", message)
 }

@@ -3,7 +3,10 @@ package runner_test
 import (
 	"context"
 	"fmt"
+	"github.com/gitlab-operator/gitlab-operator/controllers/runner"
+	appsv1 "k8s.io/api/apps/v1"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,6 +34,8 @@ var (
 	logs *harness.Logs
 	mgr  *harness.Manager
 	ctx  = context.Background()
+	// clockOffset moves the operator's clock (tests of token expiry).
+	clockOffset atomic.Int64
 )
 
 // adminToken is the fake GitLab's administrator access token.
@@ -58,7 +63,9 @@ func run(m *testing.M) int {
 	defer fake.Close()
 	fake.AddAccessToken(adminToken, gitlabtest.TokenOptions{Scopes: []string{gitlabtest.ScopeAPI}, Admin: true})
 	logs = harness.NewLogs()
-	opts := operator.Options{LogReader: logs}
+	opts := operator.Options{LogReader: logs, Runner: runner.Options{
+		Now: func() time.Time { return time.Now().Add(time.Duration(clockOffset.Load())) },
+	}}
 	mgr, err = harness.StartManager(cp.Config, opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -129,4 +136,13 @@ func runnersWithDescription(desc string) int {
 		}
 	}
 	return n
+}
+
+func getDeployment(t *testing.T, ns, name string) *appsv1.Deployment {
+	t.Helper()
+	d := &appsv1.Deployment{}
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, d); err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

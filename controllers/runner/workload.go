@@ -35,6 +35,7 @@ func (r *Reconciler) renderConfig(ctx context.Context, s *scope) ([]byte, error)
 		HasCA:    s.target.caKey != "",
 		Images:   r.Options.Images,
 		Template: template,
+		ProxyEnv: r.Options.ProxyEnv,
 	})
 	if err != nil {
 		return nil, outcome.Stalled(gitlabv1beta1.ReasonInvalidSpec, err.Error())
@@ -96,7 +97,7 @@ func (r *Reconciler) ensureWorkload(ctx context.Context, s *scope) error {
 		obj   client.Object
 		owner client.Object
 	}{runnerbuild.Deployment(runner, runnerbuild.Inputs{
-		Images: r.Options.Images, OpenShift: r.Options.OpenShift, CAKey: s.target.caKey,
+		Images: r.Options.Images, OpenShift: r.Options.OpenShift, CAKey: s.target.caKey, ProxyEnv: r.Options.ProxyEnv,
 	}), runner})
 
 	for _, c := range children {

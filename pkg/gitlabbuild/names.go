@@ -265,7 +265,7 @@ func objectMeta(gl *gitlabv1beta1.GitLab, name string) metav1.ObjectMeta {
 func Hash(parts ...string) string {
 	h := sha256.New()
 	for _, p := range parts {
-		fmt.Fprintf(h, "%d:%s;", len(p), p)
+		_, _ = fmt.Fprintf(h, "%d:%s;", len(p), p)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }

@@ -17,12 +17,14 @@ import (
 	apilabels "k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -31,6 +33,7 @@ import (
 	runnercontroller "github.com/gitlab-operator/gitlab-operator/controllers/runner"
 	"github.com/gitlab-operator/gitlab-operator/pkg/gitlab"
 	"github.com/gitlab-operator/gitlab-operator/pkg/labels"
+	"github.com/operator-framework/operator-lib/proxy"
 )
 
 // Options configure the manager.
@@ -57,6 +60,53 @@ type Options struct {
 	GitLabClients *gitlab.Cache
 	// LogReader reads runner pod logs; the pods/log subresource when nil.
 	LogReader runnercontroller.LogReader
+	// AllowDuplicateControllers lets several managers run in one process
+	// (tests of restarts and leader election).
+	AllowDuplicateControllers bool
+	// SkipDiscovery leaves the OpenShift and Prometheus Operator flags as
+	// given instead of asking the API server (tests set them directly).
+	SkipDiscovery bool
+}
+
+// APIs reports which optional APIs the cluster serves.
+type APIs struct {
+	// OpenShift: security.openshift.io (SCCs) exists.
+	OpenShift bool
+	// Route: route.openshift.io/v1 exists.
+	Route bool
+	// ServiceMonitor: monitoring.coreos.com/v1 ServiceMonitor exists.
+	ServiceMonitor bool
+}
+
+// DiscoverAPIs asks the API server once, at start, which optional APIs it
+// serves; the controllers never ask again per reconcile.
+func DiscoverAPIs(cfg *rest.Config) (APIs, error) {
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return APIs{}, err
+	}
+	var apis APIs
+	groups, err := dc.ServerGroups()
+	if err != nil {
+		return apis, err
+	}
+	for _, g := range groups.Groups {
+		switch g.Name {
+		case "security.openshift.io":
+			apis.OpenShift = true
+		case "route.openshift.io":
+			apis.Route = true
+		case "monitoring.coreos.com":
+			if res, err := dc.ServerResourcesForGroupVersion("monitoring.coreos.com/v1"); err == nil {
+				for _, r := range res.APIResources {
+					if r.Kind == "ServiceMonitor" {
+						apis.ServiceMonitor = true
+					}
+				}
+			}
+		}
+	}
+	return apis, nil
 }
 
 // Scheme returns the scheme with every type the operator uses.
@@ -137,10 +187,28 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		// Release the lease on shutdown so a rolling update hands over fast.
 		LeaderElectionReleaseOnCancel: true,
 		GracefulShutdownTimeout:       ptrDuration(30 * time.Second),
+		Controller:                    ctrlconfig.Controller{SkipNameValidation: &opts.AllowDuplicateControllers},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
 	}
+	if !opts.SkipDiscovery {
+		apis, err := DiscoverAPIs(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("discovering optional APIs: %w", err)
+		}
+		opts.Runner.OpenShift = opts.Runner.OpenShift || apis.OpenShift
+		opts.Runner.ServiceMonitors = opts.Runner.ServiceMonitors || apis.ServiceMonitor
+		opts.GitLab.OpenShift = opts.GitLab.OpenShift || apis.OpenShift
+		opts.GitLab.SCCAPI = opts.GitLab.SCCAPI || apis.OpenShift
+		opts.GitLab.RouteAPI = opts.GitLab.RouteAPI || apis.Route
+	}
+	if opts.Runner.ProxyEnv == nil {
+		// OLM sets the cluster-wide proxy on the operator's pod; runner
+		// pods and their jobs inherit it.
+		opts.Runner.ProxyEnv = proxy.ReadProxyVarsFromEnv()
+	}
+	gitlab.SetWarningHandler(ctrl.Log.WithName("gitlab").Info)
 	clients := opts.GitLabClients
 	if clients == nil {
 		clients = &gitlab.Cache{}
@@ -159,7 +227,7 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Scheme:    mgr.GetScheme(),
-		Recorder:  mgr.GetEventRecorderFor("runner-controller"),
+		Recorder:  mgr.GetEventRecorder("runner-controller"),
 		GitLab:    clients,
 		Logs:      logs,
 		Options:   runnerOpts,
@@ -172,7 +240,7 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Scheme:    mgr.GetScheme(),
-		Recorder:  mgr.GetEventRecorderFor("gitlab-controller"),
+		Recorder:  mgr.GetEventRecorder("gitlab-controller"),
 		GitLab:    clients,
 		Options:   gitlabOpts,
 	}).SetupWithManager(mgr); err != nil {

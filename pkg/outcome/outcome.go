@@ -14,7 +14,6 @@ package outcome
 
 import (
 	"errors"
-	"fmt"
 	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -46,10 +45,9 @@ type Error struct {
 	Err error
 }
 
+// Error returns the reason and message; the message already says what the
+// cause means for the user, so the cause is not repeated (Unwrap has it).
 func (e *Error) Error() string {
-	if e.Err != nil {
-		return fmt.Sprintf("%s: %s: %v", e.Reason, e.Message, e.Err)
-	}
 	return e.Reason + ": " + e.Message
 }
 

@@ -24,6 +24,9 @@ type ConfigInputs struct {
 	Images images.Images
 	// Template is the user's config.toml template, if any.
 	Template []byte
+	// ProxyEnv is passed to jobs through [[runners]] environment, so that
+	// clones and cache uploads go through the cluster proxy.
+	ProxyEnv []corev1.EnvVar
 }
 
 // Config maps the Runner's spec to gitlab-runner's configuration model.
@@ -84,6 +87,11 @@ func Config(r *gitlabv1beta1.Runner, reg Registration, in ConfigInputs) *runnerc
 	}
 	if !reg.ObtainedAt.IsZero() {
 		run.TokenObtainedAt = reg.ObtainedAt.UTC()
+	}
+	for _, e := range in.ProxyEnv {
+		if e.Value != "" {
+			run.Environment = append(run.Environment, e.Name+"="+e.Value)
+		}
 	}
 	if in.HasCA {
 		run.TLSCAFile = CAMountDir + "/" + CAFileName

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	corev1 "k8s.io/api/core/v1"
 	"strings"
 
 	gitlabv1beta1 "github.com/gitlab-operator/gitlab-operator/api/v1beta1"
@@ -34,6 +35,10 @@ type Inputs struct {
 	OpenShift bool
 	// CAKey is the key of the CA Secret that holds the bundle ("" = no CA).
 	CAKey string
+	// ProxyEnv are the cluster's proxy settings (HTTP_PROXY, HTTPS_PROXY,
+	// NO_PROXY and lower-case forms) that OLM hands the operator; runner
+	// pods get them too.
+	ProxyEnv []corev1.EnvVar
 	// ConfigHash is the hash of the rendered config.toml; only settings
 	// that need a restart (listen address) are in it, see PodRestartHash.
 	ConfigHash string
@@ -102,7 +107,7 @@ func PodSystemID(podName string) string {
 func Hash(parts ...string) string {
 	h := sha256.New()
 	for _, p := range parts {
-		fmt.Fprintf(h, "%d:%s;", len(p), p)
+		_, _ = fmt.Fprintf(h, "%d:%s;", len(p), p)
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }

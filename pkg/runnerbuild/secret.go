@@ -34,6 +34,9 @@ const (
 	// AnnotationURL is the GitLab URL the registration belongs to, so a
 	// runner registered with a previous URL can still be removed there.
 	AnnotationURL = "gitlab.com/gitlab-url"
+	// AnnotationSettings is the hash of the server-side settings last
+	// applied in GitLab, so a spec change is applied once.
+	AnnotationSettings = "gitlab.com/settings-hash"
 )
 
 // Origins of a registration.
@@ -51,6 +54,8 @@ type Registration struct {
 	Origin      string
 	Fingerprint string
 	URL         string
+	// SettingsHash identifies the server-side settings applied in GitLab.
+	SettingsHash string
 }
 
 // ConfigSecret holds the registration and the rendered config.toml
@@ -73,6 +78,7 @@ func ConfigSecret(r *gitlabv1beta1.Runner, reg Registration, configTOML []byte) 
 		AnnotationOrigin:      reg.Origin,
 		AnnotationFingerprint: reg.Fingerprint,
 		AnnotationURL:         reg.URL,
+		AnnotationSettings:    reg.SettingsHash,
 	}
 	return &corev1.Secret{ObjectMeta: m, Type: corev1.SecretTypeOpaque, Data: data}
 }
@@ -84,10 +90,11 @@ func RegistrationFromSecret(s *corev1.Secret) (Registration, bool) {
 		return Registration{}, false
 	}
 	reg := Registration{
-		Token:       string(s.Data[KeyToken]),
-		Origin:      s.Annotations[AnnotationOrigin],
-		Fingerprint: s.Annotations[AnnotationFingerprint],
-		URL:         s.Annotations[AnnotationURL],
+		Token:        string(s.Data[KeyToken]),
+		Origin:       s.Annotations[AnnotationOrigin],
+		Fingerprint:  s.Annotations[AnnotationFingerprint],
+		URL:          s.Annotations[AnnotationURL],
+		SettingsHash: s.Annotations[AnnotationSettings],
 	}
 	reg.ID, _ = strconv.ParseInt(string(s.Data[KeyRunnerID]), 10, 64)
 	if t, err := time.Parse(time.RFC3339, string(s.Data[KeyExpiresAt])); err == nil {

@@ -134,7 +134,9 @@ func Deployment(r *gitlabv1beta1.Runner, in Inputs) *appsv1.Deployment {
 	if podAnnotations == nil {
 		podAnnotations = map[string]string{}
 	}
-	podAnnotations[AnnotationConfigHash] = in.ConfigHash
+	if in.ConfigHash != "" {
+		podAnnotations[AnnotationConfigHash] = in.ConfigHash
+	}
 
 	image := r.Spec.RunnerImage
 	if image == "" {
@@ -148,6 +150,7 @@ func Deployment(r *gitlabv1beta1.Runner, in Inputs) *appsv1.Deployment {
 		env = append(env, corev1.EnvVar{Name: "RUNNER_SYSTEM_ID", Value: SystemID(r)})
 	}
 	env = append(env, cacheEnv(r)...)
+	env = append(env, in.ProxyEnv...)
 	env = append(env, r.Spec.Env...)
 	var envFrom []corev1.EnvFromSource
 	if r.Spec.EnvConfigMap != "" {
@@ -313,4 +316,3 @@ func cacheEnv(r *gitlabv1beta1.Runner) []corev1.EnvVar {
 	}
 	return nil
 }
-

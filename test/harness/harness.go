@@ -37,6 +37,7 @@ func StartManager(cfg *rest.Config, opts operator.Options) (*Manager, error) {
 	if opts.HealthProbeBindAddress == "" {
 		opts.HealthProbeBindAddress = "0"
 	}
+	opts.AllowDuplicateControllers = true
 	mgr, err := operator.New(cfg, opts)
 	if err != nil {
 		return nil, err
