@@ -60,6 +60,11 @@ type Options struct {
 	MaxConcurrentReconciles int
 	// ProxyEnv are the cluster proxy settings handed to runner pods and jobs.
 	ProxyEnv []corev1.EnvVar
+	// Namespaces the operator watches (empty: all).
+	Namespaces []string
+	// ReferenceRecheck is how often referenced Secrets and ConfigMaps are
+	// re-read (default 5m).
+	ReferenceRecheck time.Duration
 	// GitLabTimeout bounds each GitLab API call (default 30s).
 	GitLabTimeout time.Duration
 	// Now returns the time; tests replace it.
@@ -78,6 +83,9 @@ func (o *Options) defaults() {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.ReferenceRecheck <= 0 {
+		o.ReferenceRecheck = outcome.StalledRecheck
 	}
 	if o.MaxConcurrentReconciles <= 0 {
 		o.MaxConcurrentReconciles = 8
@@ -201,6 +209,13 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Options.ServiceMonitors {
 		b = b.Owns(serviceMonitorObject())
 	}
+	srcs, err := r.watchReferences(mgr)
+	if err != nil {
+		return err
+	}
+	for _, src := range srcs {
+		b = b.WatchesRawSource(src)
+	}
 	return b.Complete(r)
 }
 
@@ -264,6 +279,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ct
 	if err := r.ensureFinalizer(ctx, s); err != nil {
 		return ctrl.Result{}, err
 	}
+	// Referenced Secrets and ConfigMaps are read uncached and not watched
+	// (watching them would cache every Secret in the cluster), so every
+	// Runner looks at them again at least this often. Reads only: when
+	// nothing changed, nothing is written.
+	s.requeueIn(r.Options.ReferenceRecheck)
 	for _, phase := range []func(context.Context, *scope) error{
 		r.resolveGitLab,
 		r.readLogs,

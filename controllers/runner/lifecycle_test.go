@@ -1,6 +1,7 @@
 package runner_test
 
 import (
+	"github.com/gitlab-operator/gitlab-operator/controllers/runner"
 	"strings"
 	"testing"
 	"time"
@@ -356,4 +357,28 @@ func testCA() []byte {
 	s := gitlabtest.NewTLSServer()
 	defer s.Close()
 	return s.CAPEM()
+}
+
+func TestLabelledTemplateChangeReachesConfigAtOnce(t *testing.T) {
+	ns := newNamespace(t)
+	pre := fake.CreateRunnerDirect(gitlabtest.RunnerSpec{Description: "watched"})
+	if err := k8s.Create(ctx, secret(ns, "tok", map[string]string{"runner-token": pre.Token})); err != nil {
+		t.Fatal(err)
+	}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "tpl", Namespace: ns, Labels: map[string]string{runner.LabelWatch: "true"}},
+		Data: map[string]string{"config.toml": "log_level = \"warn\"\n"}}
+	if err := k8s.Create(ctx, cm); err != nil {
+		t.Fatal(err)
+	}
+	r := urlRunner(ns, "watched", "tok")
+	r.Spec.Config = "tpl"
+	if err := k8s.Create(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func(g gomega.Gomega) { g.Expect(configOf(g, ns, "watched").LogLevel).To(gomega.Equal("warn")) })
+	cm.Data["config.toml"] = "log_level = \"error\"\n"
+	if err := k8s.Update(ctx, cm); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func(g gomega.Gomega) { g.Expect(configOf(g, ns, "watched").LogLevel).To(gomega.Equal("error")) })
 }

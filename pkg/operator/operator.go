@@ -223,6 +223,7 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	}
 	runnerOpts := opts.Runner
 	runnerOpts.MaxConcurrentReconciles = opts.MaxConcurrentReconciles
+	runnerOpts.Namespaces = opts.Namespaces
 	if err := (&runnercontroller.Reconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
