@@ -4,11 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	gitlabv1beta1 "github.com/gitlab-operator/gitlab-operator/api/v1beta1"
@@ -125,18 +130,46 @@ func (r *Reconciler) decideVersion(s *scope, existing *appsv1.StatefulSet) {
 }
 
 // keepImmutable carries over the StatefulSet fields Kubernetes does not let
-// change (claim templates, service name, selector), so an update never
-// fails on them. Storage sizes and class therefore apply when the instance
-// is created; resize the PVCs themselves later.
+// change (claim templates, service name, selector, pod management), so an
+// update never fails on them. Storage sizes and class therefore apply when
+// the instance is created; resize the PVCs themselves later. Unchanged
+// claim templates are left as built, so the desired object (and its hash)
+// stays the same as when it was created and costs no write.
 func keepImmutable(desired, existing *appsv1.StatefulSet) *appsv1.StatefulSet {
 	if existing == nil {
 		return desired
 	}
-	desired.Spec.VolumeClaimTemplates = existing.Spec.VolumeClaimTemplates
-	desired.Spec.ServiceName = existing.Spec.ServiceName
-	desired.Spec.Selector = existing.Spec.Selector
-	desired.Spec.PodManagementPolicy = existing.Spec.PodManagementPolicy
+	if !sameClaims(desired.Spec.VolumeClaimTemplates, existing.Spec.VolumeClaimTemplates) {
+		desired.Spec.VolumeClaimTemplates = existing.Spec.VolumeClaimTemplates
+	}
+	if desired.Spec.ServiceName != existing.Spec.ServiceName {
+		desired.Spec.ServiceName = existing.Spec.ServiceName
+	}
+	if !equality.Semantic.DeepEqual(desired.Spec.Selector, existing.Spec.Selector) {
+		desired.Spec.Selector = existing.Spec.Selector
+	}
+	if existing.Spec.PodManagementPolicy != "" && desired.Spec.PodManagementPolicy != existing.Spec.PodManagementPolicy {
+		desired.Spec.PodManagementPolicy = existing.Spec.PodManagementPolicy
+	}
 	return desired
+}
+
+// sameClaims compares what the operator sets in claim templates, ignoring
+// what the API server defaults.
+func sameClaims(a, b []corev1.PersistentVolumeClaim) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		xs, ys := x.Spec.Resources.Requests[corev1.ResourceStorage], y.Spec.Resources.Requests[corev1.ResourceStorage]
+		if x.Name != y.Name || !maps.Equal(x.Labels, y.Labels) || xs.Cmp(ys) != 0 ||
+			ptr.Deref(x.Spec.StorageClassName, "") != ptr.Deref(y.Spec.StorageClassName, "") ||
+			!slices.Equal(x.Spec.AccessModes, y.Spec.AccessModes) {
+			return false
+		}
+	}
+	return true
 }
 
 // removeStaleExposure deletes the Ingress or Route this GitLab no longer

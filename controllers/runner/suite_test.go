@@ -66,6 +66,9 @@ func run(m *testing.M) int {
 	opts := operator.Options{LogReader: logs, Runner: runner.Options{
 		Now: func() time.Time { return time.Now().Add(time.Duration(clockOffset.Load())) },
 	}}
+	// Pods never run in envtest: a managed GitLab's API is the fake.
+	opts.GitLab.Endpoint = func(*gitlabv1beta1.GitLab) string { return fake.URL() }
+	opts.GitLab.NotReadyInterval = 2 * time.Second
 	mgr, err = harness.StartManager(cp.Config, opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

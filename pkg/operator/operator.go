@@ -32,6 +32,7 @@ import (
 	gitlabcontroller "github.com/gitlab-operator/gitlab-operator/controllers/gitlab"
 	runnercontroller "github.com/gitlab-operator/gitlab-operator/controllers/runner"
 	"github.com/gitlab-operator/gitlab-operator/pkg/gitlab"
+	"github.com/gitlab-operator/gitlab-operator/pkg/gitlabbuild"
 	"github.com/gitlab-operator/gitlab-operator/pkg/labels"
 	"github.com/operator-framework/operator-lib/proxy"
 )
@@ -133,7 +134,7 @@ func NamespacesFromEnv() []string {
 // and only its own labelled children: never every Secret, ConfigMap or Pod
 // in the cluster. Referenced user Secrets and ConfigMaps are read through
 // the uncached API reader.
-func CacheOptions(namespaces []string) cache.Options {
+func CacheOptions(namespaces []string, apis APIs) cache.Options {
 	owned := cache.ByObject{Label: apilabels.SelectorFromSet(apilabels.Set{labels.ManagedByKey: labels.ManagedByValue})}
 	opts := cache.Options{
 		ByObject: map[client.Object]cache.ByObject{
@@ -149,6 +150,9 @@ func CacheOptions(namespaces []string) cache.Options {
 			&rbacv1.RoleBinding{}:           owned,
 			&networkingv1.Ingress{}:         owned,
 		},
+	}
+	if apis.Route {
+		opts.ByObject[gitlabbuild.EmptyRoute()] = owned
 	}
 	if len(namespaces) > 0 {
 		opts.DefaultNamespaces = map[string]cache.Config{}
@@ -176,9 +180,22 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	if opts.LeaderElectionID == "" {
 		opts.LeaderElectionID = "gitlab-operator.gitlab.com"
 	}
+	var apis APIs
+	if !opts.SkipDiscovery {
+		var err error
+		apis, err = DiscoverAPIs(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("discovering optional APIs: %w", err)
+		}
+		opts.Runner.OpenShift = opts.Runner.OpenShift || apis.OpenShift
+		opts.Runner.ServiceMonitors = opts.Runner.ServiceMonitors || apis.ServiceMonitor
+		opts.GitLab.OpenShift = opts.GitLab.OpenShift || apis.OpenShift
+		opts.GitLab.SCCAPI = opts.GitLab.SCCAPI || apis.OpenShift
+		opts.GitLab.RouteAPI = opts.GitLab.RouteAPI || apis.Route
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  Scheme(),
-		Cache:                   CacheOptions(opts.Namespaces),
+		Cache:                   CacheOptions(opts.Namespaces, apis),
 		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsBindAddress},
 		HealthProbeBindAddress:  opts.HealthProbeBindAddress,
 		LeaderElection:          opts.LeaderElection,
@@ -191,17 +208,6 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating manager: %w", err)
-	}
-	if !opts.SkipDiscovery {
-		apis, err := DiscoverAPIs(cfg)
-		if err != nil {
-			return nil, fmt.Errorf("discovering optional APIs: %w", err)
-		}
-		opts.Runner.OpenShift = opts.Runner.OpenShift || apis.OpenShift
-		opts.Runner.ServiceMonitors = opts.Runner.ServiceMonitors || apis.ServiceMonitor
-		opts.GitLab.OpenShift = opts.GitLab.OpenShift || apis.OpenShift
-		opts.GitLab.SCCAPI = opts.GitLab.SCCAPI || apis.OpenShift
-		opts.GitLab.RouteAPI = opts.GitLab.RouteAPI || apis.Route
 	}
 	if opts.Runner.ProxyEnv == nil {
 		// OLM sets the cluster-wide proxy on the operator's pod; runner
