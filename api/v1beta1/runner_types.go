@@ -446,7 +446,7 @@ type RunnerStatus struct {
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:categories=gitlab
+// +kubebuilder:resource:categories=gitlab-operator
 // +kubebuilder:printcolumn:name="URL",type=string,JSONPath=`.status.url`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Registration",type=string,JSONPath=`.status.registration`

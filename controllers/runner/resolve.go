@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -73,6 +74,10 @@ func (r *Reconciler) resolveGitLab(ctx context.Context, s *scope) error {
 
 func (r *Reconciler) resolveTarget(ctx context.Context, runner *gitlabv1beta1.Runner) (*target, error) {
 	spec := runner.Spec
+	if ns := runnerbuild.JobNamespace(runner); len(r.Options.Namespaces) > 0 && !slices.Contains(r.Options.Namespaces, ns) {
+		return nil, outcome.Stalled(gitlabv1beta1.ReasonInvalidSpec, fmt.Sprintf(
+			"spec.jobNamespace %q is not watched by the operator: use a namespace of its OperatorGroup, or add this one to it", ns))
+	}
 	t := &target{insecure: spec.GitLab.InsecureSkipTLSVerify}
 	switch {
 	case spec.GitLab.Name != "":

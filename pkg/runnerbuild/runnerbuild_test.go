@@ -154,6 +154,9 @@ func TestDeploymentIsRestrictedAndLabelled(t *testing.T) {
 	if d.Spec.Template.Labels[labels.ManagedByKey] != labels.ManagedByValue || d.Labels[labels.InstanceKey] != "r1" {
 		t.Error("missing labels")
 	}
+	if c.Lifecycle == nil || !strings.Contains(strings.Join(c.Lifecycle.PreStop.Exec.Command, " "), "kill -QUIT 1") {
+		t.Error("without a SIGQUIT preStop hook a rollout aborts running jobs")
+	}
 	if c.EnvFrom[0].ConfigMapRef.Name != "proxy" {
 		t.Error("env ConfigMap not wired")
 	}

@@ -246,6 +246,12 @@ func Deployment(r *gitlabv1beta1.Runner, in Inputs) *appsv1.Deployment {
 			FailureThreshold: 60,
 		},
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+		// gitlab-runner aborts running jobs on SIGTERM and lets them finish
+		// on SIGQUIT. The hook asks for the graceful stop and waits, within
+		// the termination grace period, until the runner has exited.
+		Lifecycle: &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{
+			Command: []string{"/bin/sh", "-c", "kill -QUIT 1; while kill -0 1 2>/dev/null; do sleep 1; done"},
+		}}},
 	}
 
 	return &appsv1.Deployment{
