@@ -157,7 +157,7 @@ const indexGitLabName = "spec.gitlab.name"
 // +kubebuilder:rbac:groups=gitlab.com,resources=runners/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=gitlab.com,resources=runners/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;delete
-// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update;delete
 // +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=get;list;watch;create;update;delete
 // +kubebuilder:rbac:groups="",resources=services,verbs=get;list;watch;create;update;delete
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
@@ -167,7 +167,7 @@ const indexGitLabName = "spec.gitlab.name"
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=get;list;watch;create;update;delete
 // The operator grants runner managers the executor's permissions through
 // per-Runner Roles, so it must hold them itself (RBAC escalation rule).
-// +kubebuilder:rbac:groups="",resources=pods;pods/attach;pods/exec,verbs=create;delete;patch
+// +kubebuilder:rbac:groups="",resources=pods;pods/attach;pods/exec,verbs=get;create;delete;patch
 // +kubebuilder:rbac:groups="",resources=pods/log,verbs=list
 // +kubebuilder:rbac:groups="",resources=events,verbs=list;watch
 // +kubebuilder:rbac:groups=monitoring.coreos.com,resources=servicemonitors,verbs=get;list;watch;create;update;delete

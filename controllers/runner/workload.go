@@ -104,8 +104,8 @@ func (r *Reconciler) ensureWorkload(ctx context.Context, s *scope) error {
 		if _, err := apply.Ensure(ctx, r.Client, r.Scheme, c.owner, c.obj); err != nil {
 			if apierrors.IsForbidden(err) {
 				return s.fail(gitlabv1beta1.ConditionDeployed, outcome.Stalled(gitlabv1beta1.ReasonInvalidSpec, fmt.Sprintf(
-					"the operator may not create %T %q in namespace %s: is the job namespace watched by the operator?",
-					c.obj, c.obj.GetName(), c.obj.GetNamespace())))
+					"the operator may not write %s %q in namespace %s (is the namespace watched by the operator, and does its role hold what it grants?): %s",
+					kindOf(c.obj), c.obj.GetName(), c.obj.GetNamespace(), apiStatusMessage(err))))
 			}
 			return s.fail(gitlabv1beta1.ConditionDeployed, outcome.Transient(gitlabv1beta1.ReasonReconciling,
 				fmt.Sprintf("writing %s %q failed", kindOf(c.obj), c.obj.GetName()), err))
@@ -132,4 +132,13 @@ func kindOf(o client.Object) string {
 		return k
 	}
 	return fmt.Sprintf("%T", o)
+}
+
+// apiStatusMessage is the API server's message of an error, which names
+// what was refused (never a secret).
+func apiStatusMessage(err error) string {
+	if st, ok := err.(apierrors.APIStatus); ok {
+		return st.Status().Message
+	}
+	return err.Error()
 }

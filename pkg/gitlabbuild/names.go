@@ -213,10 +213,13 @@ func Image(gl *gitlabv1beta1.GitLab, imgs images.Images, version string) string 
 	if Edition(gl) == "ee" {
 		repo = imgs.GitLabEE
 	}
-	if strings.Contains(repo, "@") {
+	// The RELATED_IMAGE_* reference (tag or digest) is the image of the
+	// default version: that is what a disconnected cluster mirrors. Other
+	// versions use the same repository with GitLab's tag scheme.
+	if version == images.DefaultGitLabVersion && repo != images.Repository(repo) {
 		return repo
 	}
-	return fmt.Sprintf("%s:%s-%s.0", repo, version, Edition(gl))
+	return fmt.Sprintf("%s:%s-%s.0", images.Repository(repo), version, Edition(gl))
 }
 
 // ExternalURL parses spec.url. The CRD validates it; a parse error here

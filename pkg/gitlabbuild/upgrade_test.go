@@ -2,6 +2,8 @@ package gitlabbuild
 
 import (
 	"errors"
+	gitlabv1beta1 "github.com/gitlab-operator/gitlab-operator/api/v1beta1"
+	"github.com/gitlab-operator/gitlab-operator/pkg/images"
 	"strings"
 	"testing"
 )
@@ -88,5 +90,16 @@ func TestRequiredStops(t *testing.T) {
 	want := "17.1,17.3,17.5,17.8,17.11,18.2,18.5,18.8"
 	if strings.Join(got, ",") != want {
 		t.Errorf("stops %v, want %s", got, want)
+	}
+}
+
+func TestImageUsesTheRelatedImageForTheDefaultVersion(t *testing.T) {
+	gl := &gitlabv1beta1.GitLab{}
+	imgs := images.Images{GitLabCE: "mirror.local/gitlab-ce@sha256:abc"}
+	if got := Image(gl, imgs, images.DefaultGitLabVersion); got != "mirror.local/gitlab-ce@sha256:abc" {
+		t.Fatalf("default version: %s", got)
+	}
+	if got := Image(gl, imgs, "18.8.2"); got != "mirror.local/gitlab-ce:18.8.2-ce.0" {
+		t.Fatalf("other version: %s", got)
 	}
 }

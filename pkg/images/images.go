@@ -4,13 +4,16 @@
 // relatedImages).
 package images
 
-import "os"
+import (
+	"os"
+	"strings"
+)
 
 // Defaults, used when no RELATED_IMAGE_* variable is set.
 const (
 	DefaultRunner   = "registry.gitlab.com/gitlab-org/gitlab-runner:v18.6.0"
-	DefaultGitLabCE = "docker.io/gitlab/gitlab-ce"
-	DefaultGitLabEE = "docker.io/gitlab/gitlab-ee"
+	DefaultGitLabCE = "docker.io/gitlab/gitlab-ce:" + DefaultGitLabVersion + "-ce.0"
+	DefaultGitLabEE = "docker.io/gitlab/gitlab-ee:" + DefaultGitLabVersion + "-ee.0"
 	// DefaultGitLabVersion is the GitLab version a GitLab without
 	// spec.version runs.
 	DefaultGitLabVersion = "18.6.1"
@@ -23,10 +26,12 @@ type Images struct {
 	// Helper is the default helper image of job pods; empty lets the
 	// runner pick the helper matching its own version.
 	Helper string
-	// GitLabCE is the Omnibus Community Edition repository (without tag),
-	// or a full reference when pinned by digest.
+	// GitLabCE is the Omnibus Community Edition image of
+	// DefaultGitLabVersion (by tag or digest); other versions use its
+	// repository.
 	GitLabCE string
-	// GitLabEE is the Omnibus Enterprise Edition repository.
+	// GitLabEE is the Omnibus Enterprise Edition image of
+	// DefaultGitLabVersion.
 	GitLabEE string
 }
 
@@ -61,4 +66,15 @@ func envOr(key, def string) string {
 		return v
 	}
 	return def
+}
+
+// Repository strips the tag or digest from an image reference.
+func Repository(ref string) string {
+	if i := strings.Index(ref, "@"); i >= 0 {
+		ref = ref[:i]
+	}
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		ref = ref[:i]
+	}
+	return ref
 }
