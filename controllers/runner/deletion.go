@@ -85,13 +85,17 @@ func (r *Reconciler) deregister(ctx context.Context, s *scope) error {
 		// Nothing stored. If the operator could have created a runner whose
 		// response or storage was lost, find and remove it.
 		if resolveErr == nil && t.kind.canFind() {
+			// Best effort: a Runner that never reached GitLab (a wrong URL,
+			// say) must not be stuck in deletion because of this check.
 			gl, err := r.GitLab.Get(t.clientConfig(r.Options.GitLabTimeout))
-			if err != nil {
-				return gitlabOutcome("connecting to GitLab", err)
+			var ids []int64
+			if err == nil {
+				ids, err = r.findOwnRunners(ctx, runner, gl)
 			}
-			ids, err := r.findOwnRunners(ctx, runner, gl)
 			if err != nil {
-				return err
+				r.event(runner, corev1.EventTypeWarning, "OrphanCheckSkipped",
+					"Could not check GitLab for a runner an interrupted registration may have created; if GitLab lists a runner with this Runner's description, remove it there")
+				return nil
 			}
 			for _, id := range ids {
 				if err := gl.DeleteByID(ctx, id); err != nil && gitlab.KindOf(err) != gitlab.KindNotFound {

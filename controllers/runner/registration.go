@@ -305,6 +305,12 @@ func (r *Reconciler) applySettings(ctx context.Context, s *scope, gl gitlab.Clie
 func (r *Reconciler) adoptOrphan(ctx context.Context, s *scope, gl gitlab.Client) (*gitlab.Credentials, error) {
 	found, err := r.findOwnRunners(ctx, s.runner, gl)
 	if err != nil {
+		if errors.Is(err, errCannotList) {
+			// A token limited to create_runner cannot list runners: the
+			// lookup is skipped, and a lost response may leave a duplicate.
+			ctrl.LoggerFrom(ctx).Info("The access token cannot list runners (needs read_api); not looking for a runner created earlier")
+			return nil, nil
+		}
 		return nil, err
 	}
 	if len(found) == 0 {
@@ -331,6 +337,9 @@ func (r *Reconciler) adoptOrphan(ctx context.Context, s *scope, gl gitlab.Client
 func (r *Reconciler) findOwnRunners(ctx context.Context, runner *gitlabv1beta1.Runner, gl gitlab.Client) ([]int64, error) {
 	list, err := gl.FindRunners(ctx, gitlab.FindOptions{Description: runnerbuild.Description(runner)})
 	if err != nil {
+		if gitlab.IsInsufficientScope(err) {
+			return nil, errCannotList
+		}
 		return nil, gitlabOutcome("looking for a runner created earlier", err)
 	}
 	var ids []int64
@@ -351,6 +360,9 @@ func (r *Reconciler) findOwnRunners(ctx context.Context, runner *gitlabv1beta1.R
 	}
 	return ids, nil
 }
+
+// errCannotList: the credential may create runners but not list them.
+var errCannotList = errors.New("the access token cannot list runners")
 
 // maintenanceNote marks runners this operator created for one Runner; the
 // UID makes it unique across re-created Runners of the same name.
