@@ -65,7 +65,7 @@ func (r *Reconciler) ensureChildren(ctx context.Context, s *scope) error {
 		children = append(children, gitlabbuild.Route(gl))
 	}
 	for _, c := range children {
-		if _, err := apply.Ensure(ctx, r.Client, r.Scheme, gl, c); err != nil {
+		if _, err := apply.Ensure(ctx, r.Client, r.APIReader, r.Scheme, gl, c); err != nil {
 			return outcome.Transient(gitlabv1beta1.ReasonReconciling,
 				fmt.Sprintf("writing %s %q failed", kindOf(c), c.GetName()), err)
 		}

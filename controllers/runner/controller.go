@@ -190,12 +190,14 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		// status updates never wake it up again.
 		For(&gitlabv1beta1.Runner{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletionPredicate{}))).
-		Owns(&corev1.Secret{}).
-		Owns(&corev1.ServiceAccount{}).
-		Owns(&corev1.Service{}).
-		Owns(&appsv1.Deployment{}, builder.WithPredicates(deploymentAvailabilityPredicate{})).
-		Owns(&rbacv1.Role{}).
-		Owns(&rbacv1.RoleBinding{}).
+		// A child's create event is the echo of the operator's own write:
+		// only updates (drift, availability) and deletions wake the Runner.
+		Owns(&corev1.Secret{}, builder.WithPredicates(ignoreCreate)).
+		Owns(&corev1.ServiceAccount{}, builder.WithPredicates(ignoreCreate)).
+		Owns(&corev1.Service{}, builder.WithPredicates(ignoreCreate)).
+		Owns(&appsv1.Deployment{}, builder.WithPredicates(ignoreCreate, deploymentAvailabilityPredicate{})).
+		Owns(&rbacv1.Role{}, builder.WithPredicates(ignoreCreate)).
+		Owns(&rbacv1.RoleBinding{}, builder.WithPredicates(ignoreCreate)).
 		// Pods are watched (label-scoped) to read their log when one
 		// becomes ready or restarts.
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(podToRunner), builder.WithPredicates(podLifecyclePredicate{})).
@@ -207,7 +209,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 			RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](500*time.Millisecond, 5*time.Minute),
 		})
 	if r.Options.ServiceMonitors {
-		b = b.Owns(serviceMonitorObject())
+		b = b.Owns(serviceMonitorObject(), builder.WithPredicates(ignoreCreate))
 	}
 	srcs, err := r.watchReferences(mgr)
 	if err != nil {

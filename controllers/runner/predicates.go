@@ -70,3 +70,6 @@ func serviceMonitorObject() client.Object {
 	u.SetKind("ServiceMonitor")
 	return u
 }
+
+// ignoreCreate drops create events; the others pass.
+var ignoreCreate = predicate.Funcs{CreateFunc: func(event.CreateEvent) bool { return false }}

@@ -198,7 +198,7 @@ func (r *Reconciler) rotateIfDue(ctx context.Context, s *scope, gl gitlab.Client
 	if err != nil {
 		return gitlabOutcome("rotating the runner token", err)
 	}
-	reg.Token, reg.ExpiresAt, reg.ObtainedAt = creds.Token, creds.ExpiresAt, s.now
+	reg.Token, reg.ExpiresAt, reg.ObtainedAt = creds.Token, creds.ExpiresAt, storedTime(s.now)
 	if creds.ID != 0 {
 		reg.ID = creds.ID
 	}
@@ -212,7 +212,7 @@ func (r *Reconciler) rotateIfDue(ctx context.Context, s *scope, gl gitlab.Client
 // register obtains a new runner token according to the credential kind.
 func (r *Reconciler) register(ctx context.Context, s *scope, gl gitlab.Client) (*runnerbuild.Registration, error) {
 	t := s.target
-	reg := &runnerbuild.Registration{ObtainedAt: s.now, Fingerprint: t.fingerprint, URL: t.url, Origin: runnerbuild.OriginOperator}
+	reg := &runnerbuild.Registration{ObtainedAt: storedTime(s.now), Fingerprint: t.fingerprint, URL: t.url, Origin: runnerbuild.OriginOperator}
 	opts := runnerOptions(s.runner)
 	var creds *gitlab.Credentials
 	var err error
@@ -260,9 +260,6 @@ func (r *Reconciler) register(ctx context.Context, s *scope, gl gitlab.Client) (
 	reg.ID, reg.Token, reg.ExpiresAt = creds.ID, creds.Token, creds.ExpiresAt
 	if reg.Origin == runnerbuild.OriginOperator {
 		reg.SettingsHash = settingsHash(s.runner)
-	}
-	if reg.Origin == runnerbuild.OriginOperator {
-		r.event(s.runner, corev1.EventTypeNormal, "Registered", "The runner was registered with GitLab")
 	}
 	return reg, nil
 }
@@ -491,6 +488,11 @@ func gitlabOutcome(op string, err error) error {
 		return outcome.Transient(gitlabv1beta1.ReasonGitLabUnreachable, msg, err)
 	}
 }
+
+// storedTime is t as the Secret stores it (RFC 3339, whole seconds), so
+// config.toml rendered before and after a round trip through the Secret is
+// the same and is not written twice.
+func storedTime(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }
 
 func sameTime(a, b *time.Time) bool {
 	if a == nil || b == nil {

@@ -39,6 +39,12 @@ type scope struct {
 	// not be applied, if so.
 	settingsNote string
 
+	// persistedConfig (persistRegistration): the config.toml just written
+	// with the registration, so ensureWorkload does not write it again
+	// before the cache has seen it.
+	persistedConfig []byte
+	persisted       bool
+
 	// deployment (ensureWorkload): the existing Deployment, for availability.
 	deployment *appsv1.Deployment
 

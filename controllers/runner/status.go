@@ -130,7 +130,15 @@ func (r *Reconciler) recordTransitions(before, after *gitlabv1beta1.Runner) {
 	if c := conditions.Get(after, gitlabv1beta1.ConditionReady); c != nil && c.Status != metav1.ConditionTrue {
 		msg += ": " + c.Message
 	}
-	r.event(after, typ, "Phase"+after.Status.Phase, msg)
+	reason := "Phase" + after.Status.Phase
+	if after.Status.Registration == gitlabv1beta1.RegistrationSucceeded && before.Status.Registration != gitlabv1beta1.RegistrationSucceeded {
+		// One event per registration: the transition says it.
+		reason = "Registered"
+		if c := conditions.Get(after, gitlabv1beta1.ConditionRegistered); c != nil {
+			msg += ": " + c.Message
+		}
+	}
+	r.event(after, typ, reason, msg)
 }
 
 // event records an events.k8s.io Event about obj. The action is the reason:

@@ -1,8 +1,10 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	corev1 "k8s.io/api/core/v1"
 
 	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -49,9 +51,10 @@ func (r *Reconciler) renderConfig(ctx context.Context, s *scope) ([]byte, error)
 func (r *Reconciler) persistRegistration(ctx context.Context, s *scope) error {
 	cfg, renderErr := r.renderConfig(ctx, s)
 	sec := runnerbuild.ConfigSecret(s.runner, *s.registration, cfg)
-	if _, err := apply.Ensure(ctx, r.Client, r.Scheme, s.runner, sec); err != nil {
+	if _, err := apply.Ensure(ctx, r.Client, r.APIReader, r.Scheme, s.runner, sec); err != nil {
 		return err
 	}
+	s.persisted, s.persistedConfig = true, cfg
 	_ = renderErr // reported by ensureWorkload, which renders again
 	return nil
 }
@@ -101,7 +104,11 @@ func (r *Reconciler) ensureWorkload(ctx context.Context, s *scope) error {
 	}), runner})
 
 	for _, c := range children {
-		if _, err := apply.Ensure(ctx, r.Client, r.Scheme, c.owner, c.obj); err != nil {
+		if _, isSecret := c.obj.(*corev1.Secret); isSecret && s.persisted && bytes.Equal(s.persistedConfig, cfg) {
+			// Written moments ago with the registration.
+			continue
+		}
+		if _, err := apply.Ensure(ctx, r.Client, r.APIReader, r.Scheme, c.owner, c.obj); err != nil {
 			if apierrors.IsForbidden(err) {
 				return s.fail(gitlabv1beta1.ConditionDeployed, outcome.Stalled(gitlabv1beta1.ReasonInvalidSpec, fmt.Sprintf(
 					"the operator may not write %s %q in namespace %s (is the namespace watched by the operator, and does its role hold what it grants?): %s",

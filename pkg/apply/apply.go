@@ -46,9 +46,11 @@ func Hash(obj client.Object) (string, error) {
 
 // Ensure makes the object exist as desired. owner, when not nil, becomes
 // the controller reference (it must be in the same namespace). The existing
-// object is read through c (the cache); on update the desired object
-// replaces the existing one, keeping fields the API server allocated.
-func Ensure(ctx context.Context, c client.Client, scheme *runtime.Scheme, owner client.Object, desired client.Object) (Result, error) {
+// object is read through c (the cache); when the cache lags behind and the
+// create finds the object already there, live (an uncached reader, may be
+// nil) supplies it. On update the desired object replaces the existing one,
+// keeping fields the API server allocated.
+func Ensure(ctx context.Context, c client.Client, live client.Reader, scheme *runtime.Scheme, owner client.Object, desired client.Object) (Result, error) {
 	if owner != nil {
 		if err := controllerutil.SetControllerReference(owner, desired, scheme); err != nil {
 			return Unchanged, err
@@ -72,14 +74,18 @@ func Ensure(ctx context.Context, c client.Client, scheme *runtime.Scheme, owner 
 	err = c.Get(ctx, client.ObjectKeyFromObject(desired), existing)
 	switch {
 	case apierrors.IsNotFound(err):
-		if err := c.Create(ctx, desired); err != nil {
-			if apierrors.IsAlreadyExists(err) {
-				// The cache had not seen it yet; the next reconcile compares.
-				return Unchanged, nil
-			}
+		err := c.Create(ctx, desired)
+		if err == nil {
+			return Created, nil
+		}
+		if !apierrors.IsAlreadyExists(err) || live == nil {
 			return Unchanged, err
 		}
-		return Created, nil
+		// The cache has not seen the object yet: compare with the API
+		// server's copy instead, so a write is never silently dropped.
+		if err := live.Get(ctx, client.ObjectKeyFromObject(desired), existing); err != nil {
+			return Unchanged, err
+		}
 	case err != nil:
 		return Unchanged, err
 	}

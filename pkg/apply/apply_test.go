@@ -2,6 +2,7 @@ package apply
 
 import (
 	"context"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -37,7 +38,7 @@ func TestEnsureWritesOnlyOnChange(t *testing.T) {
 		want  Result
 	}{{"a", Created}, {"a", Unchanged}, {"a", Unchanged}, {"b", Updated}, {"b", Unchanged}}
 	for i, st := range steps {
-		got, err := Ensure(ctx, c, scheme, owner, desired(st.value))
+		got, err := Ensure(ctx, c, nil, scheme, owner, desired(st.value))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -54,5 +55,32 @@ func TestEnsureWritesOnlyOnChange(t *testing.T) {
 	}
 	if string(s.Data["k"]) != "b" || s.OwnerReferences[0].UID != "u1" || s.Annotations[AnnotationHash] == "" {
 		t.Fatalf("stored object: %+v", s)
+	}
+}
+
+func TestEnsureUpdatesWhenTheCacheLags(t *testing.T) {
+	scheme := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	ctx := context.Background()
+	old := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: "ns"}, Data: map[string][]byte{"k": []byte("old")}}
+	live := fake.NewClientBuilder().WithScheme(scheme).WithObjects(old).Build()
+	// The "cache" has not seen the Secret yet: Get says NotFound.
+	lagging := interceptor.NewClient(live, interceptor.Funcs{
+		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, o client.Object, opts ...client.GetOption) error {
+			return apierrors.NewNotFound(corev1.Resource("secrets"), key.Name)
+		},
+	})
+	desired := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "s", Namespace: "ns"}, Data: map[string][]byte{"k": []byte("new")}}
+	if _, err := Ensure(ctx, lagging, nil, scheme, nil, desired.DeepCopy()); !apierrors.IsAlreadyExists(err) {
+		t.Fatalf("without a live reader the conflict must surface, got %v", err)
+	}
+	got, err := Ensure(ctx, lagging, live, scheme, nil, desired.DeepCopy())
+	if err != nil || got != Updated {
+		t.Fatalf("got %s, %v", got, err)
+	}
+	s := &corev1.Secret{}
+	_ = live.Get(ctx, client.ObjectKey{Namespace: "ns", Name: "s"}, s)
+	if string(s.Data["k"]) != "new" {
+		t.Fatal("the write was dropped")
 	}
 }
