@@ -55,6 +55,7 @@ type RunnerSpec struct {
 	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Token Secret",xDescriptors={"urn:alm:descriptor:io.kubernetes:Secret"}
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	Token string `json:"token,omitempty"`
 
 	// Tags is a comma-separated list of job tags, for example "openshift, test".
@@ -218,6 +219,7 @@ type RunnerSpec struct {
 	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="CA bundle Secret",xDescriptors={"urn:alm:descriptor:io.kubernetes:Secret"}
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	CA string `json:"ca,omitempty"`
 
 	// Env adds environment variables to the runner container.
@@ -229,6 +231,7 @@ type RunnerSpec struct {
 	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Environment ConfigMap",xDescriptors={"urn:alm:descriptor:io.kubernetes:ConfigMap"}
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	EnvConfigMap string `json:"envConfigMap,omitempty"`
 
 	// Config names a ConfigMap with a config.toml template (key config.toml)
@@ -238,6 +241,7 @@ type RunnerSpec struct {
 	// +kubebuilder:validation:MaxLength=253
 	// +optional
 	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="config.toml template ConfigMap",xDescriptors={"urn:alm:descriptor:io.kubernetes:ConfigMap"}
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	Config string `json:"config,omitempty"`
 
 	// RunnerImage overrides the gitlab-runner image of the manager pod.
@@ -361,6 +365,7 @@ type S3Cache struct {
 	// it the runner uses IAM credentials.
 	// +optional
 	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="S3 credentials Secret",xDescriptors={"urn:alm:descriptor:io.kubernetes:Secret"}
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	Credentials string `json:"credentials,omitempty"`
 }
 
@@ -373,6 +378,7 @@ type GCSCache struct {
 	// with credentialsFile, keys.json (a service account key file).
 	// +optional
 	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="GCS credentials Secret",xDescriptors={"urn:alm:descriptor:io.kubernetes:Secret"}
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	Credentials string `json:"credentials,omitempty"`
 	// CredentialsFile reads the credentials Secret's keys.json as a service
 	// account key file instead of access-id and private-key.
@@ -391,6 +397,7 @@ type AzureCache struct {
 	// Credentials names a Secret with keys accountName and privateKey.
 	// +optional
 	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Azure credentials Secret",xDescriptors={"urn:alm:descriptor:io.kubernetes:Secret"}
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	Credentials string `json:"credentials,omitempty"`
 }
 
@@ -447,6 +454,7 @@ type RunnerStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:categories=gitlab-operator
+// +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 47 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",message="metadata.name must be a lower-case DNS label (letters, digits, '-') of at most 47 characters: the operator derives child names such as <name>-runner-metrics from it"
 // +kubebuilder:printcolumn:name="URL",type=string,JSONPath=`.status.url`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Registration",type=string,JSONPath=`.status.registration`

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
@@ -68,6 +69,11 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, s *scope) error {
 func (r *Reconciler) deregister(ctx context.Context, s *scope) error {
 	runner := s.runner
 	stored, err := r.loadRegistration(ctx, runner)
+	var foreign errForeignSecret
+	if errors.As(err, &foreign) {
+		// The Secret is not ours: nothing of this Runner is stored there.
+		stored, err = nil, nil
+	}
 	if err != nil {
 		return err
 	}
@@ -133,7 +139,18 @@ func (r *Reconciler) deregisterWith(ctx context.Context, runner *gitlabv1beta1.R
 		return err == nil || k == gitlab.KindNotFound || k == gitlab.KindForbidden
 	}
 	if reg.Origin != runnerbuild.OriginUser {
-		if err := gl.DeleteByToken(ctx, reg.Token); !gone(err) {
+		err := gl.DeleteByToken(ctx, reg.Token)
+		if gitlab.KindOf(err) == gitlab.KindForbidden {
+			// 403 means GitLab does not know the token, unless something in
+			// front of GitLab refused the request: ask GitLab again before
+			// forgetting a runner that may still exist.
+			if _, verr := gl.Verify(ctx, reg.Token, ""); verr == nil {
+				return err
+			} else if k := gitlab.KindOf(verr); k != gitlab.KindForbidden && k != gitlab.KindNotFound {
+				return verr
+			}
+		}
+		if !gone(err) {
 			return err
 		}
 		return nil

@@ -104,6 +104,9 @@ log_level = "debug"
 		Data: map[string]string{"config.toml": tpl}}); err != nil {
 		t.Fatal(err)
 	}
+	if err := k8s.Create(ctx, secret(ns, "s3-creds", map[string]string{"accesskey": "AKIA", "secretkey": "s3cr3t"})); err != nil {
+		t.Fatal(err)
+	}
 	r := urlRunner(ns, "cfg", "pat")
 	r.Spec.Tags = "one"
 	r.Spec.Config = "tpl"

@@ -45,6 +45,10 @@ func (r *Reconciler) ensureRegistration(ctx context.Context, s *scope) error {
 		return s.fail(gitlabv1beta1.ConditionRegistered, gitlabOutcome("connecting to GitLab", err))
 	}
 	stored, err := r.loadRegistration(ctx, s.runner)
+	var foreign errForeignSecret
+	if errors.As(err, &foreign) {
+		err = foreign.stalled()
+	}
 	if err != nil {
 		return s.fail(gitlabv1beta1.ConditionRegistered, err)
 	}
@@ -66,9 +70,12 @@ func (r *Reconciler) ensureRegistration(ctx context.Context, s *scope) error {
 			return s.fail(gitlabv1beta1.ConditionRegistered, err)
 		}
 		if !rejected {
-			if err := r.rotateIfDue(ctx, s, gl); err != nil {
+			rejected, err = r.rotateIfDue(ctx, s, gl)
+			if err != nil {
 				return s.fail(gitlabv1beta1.ConditionRegistered, err)
 			}
+		}
+		if !rejected {
 			if err := r.applySettings(ctx, s, gl); err != nil {
 				return s.fail(gitlabv1beta1.ConditionSettingsApplied, err)
 			}
@@ -188,25 +195,32 @@ func (r *Reconciler) rotationTime(reg *runnerbuild.Registration) time.Time {
 
 // rotateIfDue resets the token before it expires and stores the new one;
 // the runner picks it up through its config reload.
-func (r *Reconciler) rotateIfDue(ctx context.Context, s *scope, gl gitlab.Client) error {
+//
+// rejected is true when GitLab no longer accepts the token (a rotation whose
+// response was lost already replaced it): the caller then recovers the
+// runner like any rejected token.
+func (r *Reconciler) rotateIfDue(ctx context.Context, s *scope, gl gitlab.Client) (rejected bool, err error) {
 	reg := s.registration
 	if reg.ExpiresAt == nil || s.now.Before(r.rotationTime(reg)) {
-		return nil
+		return false, nil
 	}
 	ctrl.LoggerFrom(ctx).Info("Rotating the runner token before it expires")
 	creds, err := gl.ResetToken(ctx, reg.Token)
 	if err != nil {
-		return gitlabOutcome("rotating the runner token", err)
+		if k := gitlab.KindOf(err); k == gitlab.KindForbidden || k == gitlab.KindNotFound {
+			return true, nil
+		}
+		return false, gitlabOutcome("rotating the runner token", err)
 	}
 	reg.Token, reg.ExpiresAt, reg.ObtainedAt = creds.Token, creds.ExpiresAt, storedTime(s.now)
 	if creds.ID != 0 {
 		reg.ID = creds.ID
 	}
 	if err := r.persistRegistration(ctx, s); err != nil {
-		return outcome.Transient(gitlabv1beta1.ReasonReconciling, "storing the rotated runner token failed", err)
+		return false, outcome.Transient(gitlabv1beta1.ReasonReconciling, "storing the rotated runner token failed", err)
 	}
 	r.event(s.runner, corev1.EventTypeNormal, "TokenRotated", "The runner token was rotated before it expired")
-	return nil
+	return false, nil
 }
 
 // register obtains a new runner token according to the credential kind.
@@ -421,14 +435,27 @@ func (r *Reconciler) loadRegistration(ctx context.Context, runner *gitlabv1beta1
 		return nil, outcome.Transient(gitlabv1beta1.ReasonReconciling, "reading the runner's Secret failed", err)
 	}
 	if !ownedBy(sec, runner) {
-		return nil, outcome.Stalled(gitlabv1beta1.ReasonInvalidSpec, fmt.Sprintf(
-			"Secret %q exists but does not belong to this Runner: delete or rename it", sec.Name))
+		return nil, errForeignSecret{name: sec.Name}
 	}
 	reg, ok := runnerbuild.RegistrationFromSecret(sec)
 	if !ok {
 		return nil, nil
 	}
 	return &reg, nil
+}
+
+// errForeignSecret: a Secret with the name of the Runner's own Secret
+// exists but belongs to someone else. Registration stalls (the operator
+// would overwrite it); deletion goes ahead (there is nothing of ours in it).
+type errForeignSecret struct{ name string }
+
+func (e errForeignSecret) Error() string {
+	return (&outcome.Error{Reason: gitlabv1beta1.ReasonInvalidSpec, Message: e.stalled().Message}).Error()
+}
+
+func (e errForeignSecret) stalled() *outcome.Error {
+	return outcome.Stalled(gitlabv1beta1.ReasonInvalidSpec, fmt.Sprintf(
+		"Secret %q exists but does not belong to this Runner: delete or rename it", e.name))
 }
 
 func ownedBy(obj client.Object, owner client.Object) bool {

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -130,7 +132,14 @@ func (r *Reconciler) resolveTarget(ctx context.Context, runner *gitlabv1beta1.Ru
 				"Secret %q has more than one credential key (%v): keep exactly one so it is clear how the runner registers", spec.Token, found))
 		}
 		t.url = spec.GitLab.URL
-		t.credential = string(sec.Data[found[0]])
+		// Surrounding whitespace is what `echo token > file` leaves behind;
+		// whitespace or control characters inside are never part of a token
+		// and would end up in an HTTP header.
+		t.credential = strings.TrimSpace(string(sec.Data[found[0]]))
+		if t.credential == "" || strings.IndexFunc(t.credential, func(c rune) bool { return unicode.IsSpace(c) || unicode.IsControl(c) }) >= 0 {
+			return nil, outcome.Stalled(gitlabv1beta1.ReasonInvalidSpec, fmt.Sprintf(
+				"the value under %s in Secret %q contains spaces, line breaks or control characters: store the token alone", found[0], spec.Token))
+		}
 		switch found[0] {
 		case gitlabv1beta1.SecretKeyRunnerToken:
 			t.kind = credRunnerToken

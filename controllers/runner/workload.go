@@ -64,6 +64,9 @@ func (r *Reconciler) persistRegistration(ctx context.Context, s *scope) error {
 // metrics Service and ServiceMonitor.
 func (r *Reconciler) ensureWorkload(ctx context.Context, s *scope) error {
 	runner := s.runner
+	if err := r.checkPodReferences(ctx, runner); err != nil {
+		return s.fail(gitlabv1beta1.ConditionDeployed, err)
+	}
 	cfg, err := r.renderConfig(ctx, s)
 	if err != nil {
 		return s.fail(gitlabv1beta1.ConditionDeployed, err)
@@ -148,4 +151,32 @@ func apiStatusMessage(err error) string {
 		return st.Status().Message
 	}
 	return err.Error()
+}
+
+// checkPodReferences makes sure what the pod reads from the user's objects
+// exists, so a typo shows as a condition instead of a pod stuck in
+// CreateContainerConfigError.
+func (r *Reconciler) checkPodReferences(ctx context.Context, runner *gitlabv1beta1.Runner) error {
+	if name := runner.Spec.EnvConfigMap; name != "" {
+		if _, err := r.userConfigMap(ctx, runner.Namespace, name, "spec.envConfigMap"); err != nil {
+			return err
+		}
+	}
+	if c := runner.Spec.Cache; c != nil {
+		var name string
+		switch {
+		case c.S3 != nil:
+			name = c.S3.Credentials
+		case c.GCS != nil:
+			name = c.GCS.Credentials
+		case c.Azure != nil:
+			name = c.Azure.Credentials
+		}
+		if name != "" {
+			if _, err := r.userSecret(ctx, runner.Namespace, name, "spec.cache credentials"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -178,9 +178,15 @@ func TestDeploymentIsRestrictedAndLabelled(t *testing.T) {
 	}
 	r.Spec.Replicas = ptr.To[int32](3)
 	for _, e := range Deployment(r, Inputs{}).Spec.Template.Spec.Containers[0].Env {
-		if e.Name == "RUNNER_SYSTEM_ID" {
+		if e.Name == "RUNNER_SYSTEM_ID" && e.Value != "" {
 			t.Error("replicas must derive their own system ids")
 		}
+	}
+	r.Spec.Replicas = nil
+	r.Spec.Env = []corev1.EnvVar{{Name: "RUNNER_SYSTEM_ID", Value: "s_000000000000"}}
+	env := Deployment(r, Inputs{}).Spec.Template.Spec.Containers[0].Env
+	if last := env[len(env)-1]; last.Name != "RUNNER_SYSTEM_ID" || last.Value != SystemID(r) {
+		t.Errorf("spec.env must not override the system id: last entry %+v", last)
 	}
 }
 

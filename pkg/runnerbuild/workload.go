@@ -142,16 +142,23 @@ func Deployment(r *gitlabv1beta1.Runner, in Inputs) *appsv1.Deployment {
 	if image == "" {
 		image = in.Images.Runner
 	}
-	env := []corev1.EnvVar{
-		{Name: "HOME", Value: HomeDir},
-		{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
-	}
-	if Replicas(r) <= 1 {
-		env = append(env, corev1.EnvVar{Name: "RUNNER_SYSTEM_ID", Value: SystemID(r)})
-	}
-	env = append(env, cacheEnv(r)...)
+	// Later entries win over earlier ones with the same name: the user's
+	// env may override the cluster proxy, and nothing may override the
+	// variables the runner's identity depends on, which come last.
+	var env []corev1.EnvVar
 	env = append(env, in.ProxyEnv...)
 	env = append(env, r.Spec.Env...)
+	env = append(env, cacheEnv(r)...)
+	env = append(env,
+		corev1.EnvVar{Name: "HOME", Value: HomeDir},
+		corev1.EnvVar{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
+	)
+	if Replicas(r) <= 1 {
+		env = append(env, corev1.EnvVar{Name: "RUNNER_SYSTEM_ID", Value: SystemID(r)})
+	} else {
+		// An empty value makes the script derive the id from the pod name.
+		env = append(env, corev1.EnvVar{Name: "RUNNER_SYSTEM_ID", Value: ""})
+	}
 	var envFrom []corev1.EnvFromSource
 	if r.Spec.EnvConfigMap != "" {
 		envFrom = append(envFrom, corev1.EnvFromSource{ConfigMapRef: &corev1.ConfigMapEnvSource{

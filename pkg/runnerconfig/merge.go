@@ -210,8 +210,14 @@ func takeTemplateRunner(tmpl map[string]any) (map[string]any, error) {
 		return nil, nil
 	}
 	r := runners[0]
-	for _, k := range protectedRunnerKeys {
-		delete(r, k)
+	// gitlab-runner's TOML decoder matches keys case-insensitively, so
+	// "Token" or "URL" would override just like "token" and "url".
+	for k := range r {
+		for _, p := range protectedRunnerKeys {
+			if strings.EqualFold(k, p) {
+				delete(r, k)
+			}
+		}
 	}
 	return r, nil
 }
@@ -219,9 +225,18 @@ func takeTemplateRunner(tmpl map[string]any) (map[string]any, error) {
 // mergeTables copies into dst every key of src that dst lacks, recursing
 // where both hold a table. dst (the operator's values) wins every other
 // conflict, including a table on one side and a value on the other.
+//
+// Keys are compared case-insensitively, as gitlab-runner's decoder reads
+// them: a template key that differs from an operator key only in case is a
+// conflict the operator wins, not a second value for gitlab-runner to pick.
 func mergeTables(dst, src map[string]any) {
 	for k, sv := range src {
 		dv, ok := dst[k]
+		if !ok {
+			if fk, found := foldKey(dst, k); found {
+				dv, ok = dst[fk], true
+			}
+		}
 		if !ok {
 			dst[k] = deepCopy(sv)
 			continue
@@ -232,6 +247,16 @@ func mergeTables(dst, src map[string]any) {
 			mergeTables(dm, sm)
 		}
 	}
+}
+
+// foldKey finds a key of m equal to k under Unicode case folding.
+func foldKey(m map[string]any, k string) (string, bool) {
+	for mk := range m {
+		if strings.EqualFold(mk, k) {
+			return mk, true
+		}
+	}
+	return "", false
 }
 
 // deepCopy copies the containers of a decoded TOML value, so a template
