@@ -123,7 +123,19 @@ func (r *Reconciler) deregister(ctx context.Context, s *scope) error {
 	}
 	s.setCondition(gitlabv1beta1.ConditionRegistered, false, gitlabv1beta1.ReasonDeregistering, "removing the runner from GitLab")
 	r.crashPoint(StepBeforeDeregister)
-	if err := r.deregisterWith(ctx, runner, gl, stored); err != nil {
+	err = r.deregisterWith(ctx, runner, gl, stored)
+	if gitlab.KindOf(err) == gitlab.KindForbidden && resolveErr == nil && t.kind.canFind() && stored.ID != 0 && t.url == stored.URL {
+		// The runner token is refused while the runner still exists (its
+		// token was reset in GitLab): the access token removes it by id.
+		admin, aerr := r.GitLab.Get(t.clientConfig(r.Options.GitLabTimeout))
+		if aerr == nil {
+			err = admin.DeleteByID(ctx, stored.ID)
+			if gitlab.KindOf(err) == gitlab.KindNotFound {
+				err = nil
+			}
+		}
+	}
+	if err != nil {
 		return deregistrationOutcome(err)
 	}
 	r.crashPoint(StepAfterDeregister)
