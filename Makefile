@@ -73,8 +73,8 @@ lint: $(GOLANGCI_LINT) ## Run golangci-lint.
 	$(GOLANGCI_LINT) run ./...
 
 .PHONY: test
-test: manifests generate envtest-assets ## Run unit and envtest suites (builds kube-apiserver and etcd on first use).
-	go test $(GO_TEST_FLAGS) ./...
+test: manifests generate envtest-assets ## Run unit and envtest suites (builds kube-apiserver and etcd on first use); test-reliability runs the long suites.
+	go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v /test/reliability)
 
 .PHONY: verify
 verify: manifests generate ## Fail when generated files are out of date.

@@ -156,7 +156,7 @@ func (r *Reconciler) deregisterWith(ctx context.Context, runner *gitlabv1beta1.R
 			// 403 means GitLab does not know the token, unless something in
 			// front of GitLab refused the request: ask GitLab again before
 			// forgetting a runner that may still exist.
-			if _, verr := gl.Verify(ctx, reg.Token, ""); verr == nil {
+			if _, verr := gl.Verify(ctx, reg.Token, runnerbuild.SystemID(runner)); verr == nil {
 				return err
 			} else if k := gitlab.KindOf(verr); k != gitlab.KindForbidden && k != gitlab.KindNotFound {
 				return verr

@@ -43,6 +43,7 @@ func TestAPIServerRestart(t *testing.T) {
 		t.Logf("kube-apiserver did not stop within %v and was killed: %v", apiServerStopTimeout, err)
 	}
 	stopped := time.Now()
+	release := holdPort(t, apiserver.HostPort())
 	if err := k8s.List(ctx, &corev1.NamespaceList{}); err == nil {
 		t.Fatal("the API server still answers after Stop")
 	}
@@ -54,6 +55,7 @@ func TestAPIServerRestart(t *testing.T) {
 		t.Fatalf("the in-flight create should have completed in GitLab, found %d runners", n)
 	}
 	startedAt := time.Now()
+	release()
 	if err := apiserver.Start(); err != nil {
 		t.Fatalf("starting kube-apiserver again: %v", err)
 	}

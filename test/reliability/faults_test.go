@@ -333,7 +333,9 @@ func (e *cellEnv) inject() {
 	switch e.c.fault {
 	case faultDown:
 		e.fake.Stop()
+		release := holdPort(e.t, e.fake.URL())
 		e.clear = func() {
+			release()
 			if err := e.fake.Start(); err != nil {
 				e.t.Fatalf("restarting the fake GitLab: %v", err)
 			}
