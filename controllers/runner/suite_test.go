@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"github.com/gitlab-operator/gitlab-operator/controllers/runner"
+	"github.com/gitlab-operator/gitlab-operator/test/secrets"
+	"io"
 	appsv1 "k8s.io/api/apps/v1"
 	"os"
 	"sync/atomic"
@@ -11,12 +13,10 @@ import (
 	"time"
 
 	"github.com/onsi/gomega"
-	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	gitlabv1beta1 "github.com/gitlab-operator/gitlab-operator/api/v1beta1"
 	"github.com/gitlab-operator/gitlab-operator/pkg/gitlab/gitlabtest"
@@ -34,6 +34,8 @@ var (
 	logs *harness.Logs
 	mgr  *harness.Manager
 	ctx  = context.Background()
+	// logBuf holds the operator's log for the secrets scan.
+	logBuf = &secrets.Buffer{}
 	// clockOffset moves the operator's clock (tests of token expiry).
 	clockOffset atomic.Int64
 )
@@ -46,7 +48,13 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	ctrl.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.UseDevMode(true), zap.Level(zapLevel())))
+	// Every log line is kept, so that each test can check no token leaked
+	// into it; TEST_VERBOSE also prints them.
+	var also io.Writer
+	if os.Getenv("TEST_VERBOSE") != "" {
+		also = os.Stderr
+	}
+	ctrl.SetLogger(secrets.NewLogger(logBuf, also, 1))
 	var err error
 	cp, err = controlplane.Start(controlplane.Options{})
 	if err != nil {
@@ -78,13 +86,6 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
-func zapLevel() zapcore.Level {
-	if os.Getenv("TEST_VERBOSE") != "" {
-		return -1
-	}
-	return 2
-}
-
 // newNamespace creates a namespace for one test.
 func newNamespace(t *testing.T) string {
 	t.Helper()
@@ -92,6 +93,12 @@ func newNamespace(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Secrets hygiene: no token the fake issued, nor the suite's own
+	// credentials, may appear in logs, events, statuses or ConfigMaps.
+	t.Cleanup(func() {
+		tokens := append(fake.IssuedTokens(), adminToken, "GR1348941suiteRegistrationTok")
+		secrets.ScanNamespaces(t, ctx, k8s, logBuf.Bytes(), tokens, ns)
+	})
 	return ns
 }
 
