@@ -90,7 +90,7 @@ type results struct {
 
 // Secrets of the fake GitLab the benchmark's Runners use.
 const (
-	benchAccessToken       = "glpat-bench-admin-0123456789abcdef"
+	benchAccessToken       = "glpat-bench-fake"
 	benchRegistrationToken = "GR1348941bench-registration-token"
 )
 

@@ -47,7 +47,7 @@ const (
 	demoNamespace = "demo"
 	// demoAccessToken is a personal access token that only the simulator
 	// knows. It is never printed.
-	demoAccessToken = "glpat-demo-not-a-real-token-000"
+	demoAccessToken = "glpat-demo-fake"
 	// runnerVersion is what the simulated runner pod reports to GitLab.
 	runnerVersion = "18.6.0"
 )

@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/gitlab-operator/gitlab-operator/test/secrets"
 	"os"
 	"path/filepath"
 	"time"
@@ -37,7 +38,7 @@ import (
 const customEntrypoint = "gitlab-operator-scorecard"
 
 // adminToken is the fake GitLab's administrator token the test hands over.
-const adminToken = "glpat-scorecard-local-0123456789"
+const adminToken = "glpat-sc-local-fake"
 
 func main() {
 	bundle := flag.String("bundle", "bundle", "bundle directory")
@@ -70,7 +71,7 @@ func run(bundleDir, output string, timeout time.Duration) int {
 	}
 
 	// The operator logs into a buffer, printed only when a test fails.
-	opLog := &syncWriter{}
+	opLog := &secrets.Buffer{}
 	ctrl.SetLogger(zap.New(zap.WriteTo(opLog), zap.UseDevMode(true)))
 
 	env, err := start()
@@ -122,7 +123,7 @@ func run(bundleDir, output string, timeout time.Duration) int {
 		}
 	}
 	if failed {
-		fmt.Fprintf(os.Stderr, "\noperator log:\n%s\n", opLog.String())
+		fmt.Fprintf(os.Stderr, "\noperator log:\n%s\n", opLog.Bytes())
 		return 1
 	}
 	return 0
